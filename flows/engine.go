@@ -623,6 +623,7 @@ func (s *session) do(ctx context.Context, n *Node) (string, error) {
 			return "", err
 		}
 		s.subs, s.selected, s.all = subs, nil, false
+		s.result = unsubivr.Result{} // a new round: no code from a previous cancel
 		if len(subs) == 0 {
 			s.outcome(OutcomeNoServices)
 			return "none", nil

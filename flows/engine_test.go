@@ -382,3 +382,20 @@ func TestBadStart(t *testing.T) {
 		t.Fatal("unknown flow: want error")
 	}
 }
+
+func TestSecondCancelInOneCall(t *testing.T) {
+	// cancel one, then "press 1 to cancel another", then cancel all that is left
+	b := mustBundle(t)
+	store := flowstest.Demo()
+	call, _ := runCase(t, b, store, flowstest.Case{Name: "two", Caller: "13800138000", Keys: "t 1 1 1 8 1 h"})
+	if len(store.Records) != 2 {
+		t.Fatalf("records %+v", store.Records)
+	}
+	all := strings.Join(call.Texts(), "\n")
+	if !strings.Contains(all, "您将退订全部一项增值业务") {
+		t.Errorf("the second round should count what is left (one service):\n%s", all)
+	}
+	if !strings.Contains(all, "确认码是"+spell(store.Records[1].Code, false)) {
+		t.Errorf("the second code should be read:\n%s", all)
+	}
+}
