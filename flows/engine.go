@@ -609,7 +609,7 @@ func (s *session) do(ctx context.Context, n *Node) (string, error) {
 		switch unsubivr.ErrorCode(err) {
 		case "":
 			return "ok", nil
-		case unsubivr.EUNAUTHORIZED:
+		case unsubivr.EUNAUTHORIZED, unsubivr.ENOTFOUND:
 			return "wrong", nil
 		case unsubivr.ELOCKED:
 			s.outcome(OutcomeLocked)
