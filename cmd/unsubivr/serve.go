@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,10 +93,16 @@ func (c *serveCmd) Run(ctx context.Context, args []string, e env) error {
 	log.Formatter = &logrus.JSONFormatter{}
 	log.Level, _ = logrus.ParseLevel(c.logLevel)
 
-	bundle, err := c.flow.load()
+	flowsrc, err := flows.NewReloader(c.flow.flowDir, c.flow.promptDir, log)
 	if err != nil {
 		return err
 	}
+	// SIGHUP, or a change in the flow or prompt files, reloads them; calls
+	// in progress finish on the version they started with.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go flowsrc.Watch(ctx, 2*time.Second, hup)
 	d, err := c.store.open(ctx)
 	if err != nil {
 		return err
@@ -112,7 +121,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string, e env) error {
 			if st.Language == "" {
 				st.Language = unsubivr.Language(c.lang)
 			}
-			clog, err := engine.Run(ctx, bundle, call, st)
+			clog, err := engine.Run(ctx, flowsrc.Current(), call, st)
 			if err != nil {
 				log.WithError(err).WithField("call_id", call.ID()).Error("call could not start")
 				return flows.OutcomeFailed
@@ -137,25 +146,25 @@ func (c *serveCmd) Run(ctx context.Context, args []string, e env) error {
 		if err != nil {
 			return fmt.Errorf("serve: --http %s: %w", c.listen, err)
 		}
-		hs := &http.Server{Handler: c.mux(srv, d, reg, bundle), ReadHeaderTimeout: 5 * time.Second}
+		hs := &http.Server{Handler: c.mux(srv, d, reg, flowsrc), ReadHeaderTimeout: 5 * time.Second}
 		go hs.Serve(ln)
 		defer hs.Close()
 		log.WithField("addr", ln.Addr().String()).Info("HTTP listening: /healthz /metrics")
 	}
-	log.WithFields(logrus.Fields{"app": c.ari.App, "ari": c.ari.URL, "db": c.store.path, "flow_version": bundle.Version}).Info("unsubivr serving")
+	log.WithFields(logrus.Fields{"app": c.ari.App, "ari": c.ari.URL, "db": c.store.path, "flow_version": flowsrc.Current().Version}).Info("unsubivr serving")
 	return srv.Run(ctx)
 }
 
 // pinger is what /healthz asks of the database.
 type pinger interface{ Ping(context.Context) error }
 
-func (c *serveCmd) mux(srv *ivr.Server, d any, reg *prometheus.Registry, b *flows.Bundle) http.Handler {
+func (c *serveCmd) mux(srv *ivr.Server, d any, reg *prometheus.Registry, fl *flows.Reloader) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		status := map[string]any{"flow_version": b.Version, "active_calls": srv.Active()}
+		status := map[string]any{"flow_version": fl.Current().Version, "active_calls": srv.Active()}
 		code := http.StatusOK
 		if err := srv.Check(ctx); err != nil {
 			status["ari"] = err.Error()
@@ -177,4 +186,3 @@ func (c *serveCmd) mux(srv *ivr.Server, d any, reg *prometheus.Registry, b *flow
 	})
 	return mux
 }
-

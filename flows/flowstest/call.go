@@ -132,23 +132,27 @@ func (c *Call) next() (string, bool) {
 	return t, true
 }
 
-// Prompt implements flows.Call.
+// Prompt implements flows.Call. The prompt is recorded before the keys are
+// read, so that a test can see it while the call waits for its caller.
 func (c *Call) Prompt(ctx context.Context, g flows.Gather) (flows.Input, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.Gone || c.HungUp {
-		return flows.Input{}, flows.ErrHangup
-	}
-	if err := ctx.Err(); err != nil {
+	if c.Gone || c.HungUp || ctx.Err() != nil {
+		c.mu.Unlock()
 		return flows.Input{}, flows.ErrHangup
 	}
 	p := Prompt{Clips: g.Clips, Gather: g, Text: prompts.Text(toPrompts(g.Clips))}
 	if p.Text != "" {
 		c.printf("  ♪ %s\n", p.Text)
 	}
-	in, interrupted, err := c.input(g)
-	p.Input, p.Interrupted = in, interrupted
 	c.Prompts = append(c.Prompts, p)
+	i := len(c.Prompts) - 1
+	c.mu.Unlock()
+
+	in, interrupted, err := c.input(g) // may wait on In; only the engine's goroutine is here
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Prompts[i].Input, c.Prompts[i].Interrupted = in, interrupted
 	if err != nil {
 		c.printf("  ☎ caller hangs up\n")
 		return flows.Input{}, err
