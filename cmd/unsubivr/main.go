@@ -32,6 +32,8 @@ Usage:
   unsubivr db seed    [--db PATH]   add the demo subscribers and services
   unsubivr db migrate [--db PATH]   create or upgrade the database, nothing else
   unsubivr prompts build [--out DIR] generate prompt audio (espeak-ng, sox)
+  unsubivr calls list [--caller N] [--since 2h]   recent calls
+  unsubivr calls show CALL_ID   a call's timeline and the records it made
 
 Run "unsubivr COMMAND -h" for a command's flags.
 `
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, e env) error {
 		return runDB(ctx, rest, e)
 	case "prompts":
 		return runPrompts(ctx, rest, e)
+	case "calls":
+		return runCalls(ctx, rest, e)
 	}
 	return usagef("unknown command %q (try unsubivr help)", cmd)
 }
