@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -244,4 +245,46 @@ func (c *Catalog) Fragments(lang string) []Fragment {
 		}
 	}
 	return out
+}
+
+// Check reports every prompt that one language has and another lacks, and
+// every prompt whose placeholders differ between languages, one problem
+// per line as "file:line: prompt ID: ...". Nil when the catalogs agree.
+// Number words (num.*) are each language's own: how a language says
+// numbers decides which it needs.
+func (c *Catalog) Check() error {
+	var problems []string
+	langs := c.Languages()
+	for _, a := range langs {
+		for _, e := range c.Entries(a) {
+			if strings.HasPrefix(e.ID, "num.") {
+				continue
+			}
+			for _, b := range langs {
+				if b == a {
+					continue
+				}
+				other := c.Entry(b, e.ID)
+				if other == nil {
+					problems = append(problems, fmt.Sprintf("%s:%d: prompt %s: missing in %s", e.File, e.Line, e.ID, b))
+					continue
+				}
+				if a < b && !samePlaceholders(c.Placeholders(a, e.ID), c.Placeholders(b, e.ID)) {
+					problems = append(problems, fmt.Sprintf("%s:%d: prompt %s: placeholders %v, but %v in %s", e.File, e.Line, e.ID,
+						c.Placeholders(a, e.ID), c.Placeholders(b, e.ID), b))
+				}
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, "\n"))
+}
+
+func samePlaceholders(a, b []string) bool {
+	a, b = append([]string{}, a...), append([]string{}, b...)
+	sort.Strings(a)
+	sort.Strings(b)
+	return strings.Join(a, ",") == strings.Join(b, ",")
 }

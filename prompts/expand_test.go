@@ -1,6 +1,11 @@
 package prompts
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestExpand(t *testing.T) {
 	c, err := Builtin()
@@ -91,6 +96,32 @@ func TestFragmentsCoverExpand(t *testing.T) {
 					t.Errorf("%s %s: clip %s has no generated audio", lang, e.ID, cl.File)
 				}
 			}
+		}
+	}
+}
+
+func TestCatalogsAgree(t *testing.T) {
+	c, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(); err != nil {
+		t.Errorf("built-in catalogs disagree:\n%v", err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "zh-CN.yaml"), []byte("a: 你好{code}\nb: 再见\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "en-US.yaml"), []byte("a: hello\n"), 0o644)
+	c, err = Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Check()
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	for _, want := range []string{"zh-CN.yaml:2: prompt b: missing in en-US", "en-US.yaml:1: prompt a: placeholders [], but [code] in zh-CN"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
 		}
 	}
 }

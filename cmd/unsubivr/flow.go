@@ -34,9 +34,15 @@ func flowCheck(args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	bad := 0
+	if err := cat.Check(); err != nil {
+		fmt.Fprintln(e.stdout, err)
+		bad++
+	} else {
+		fmt.Fprintf(e.stdout, "prompt catalogs %v: ok\n", cat.Languages())
+	}
 	files := fs.Args()
 	var list []*flows.Flow
-	bad := 0
 	if len(files) == 0 {
 		f, err := flows.Builtin()
 		if err != nil {
@@ -62,7 +68,7 @@ func flowCheck(args []string, e env) error {
 		fmt.Fprintf(e.stdout, "%s: ok (%d nodes, languages %v)\n", f.File, len(f.Nodes), f.Languages)
 	}
 	if bad > 0 {
-		return fmt.Errorf("flow check: %d of %d files have problems", bad, max(len(files), 1))
+		return fmt.Errorf("flow check: %d file(s) with problems", bad)
 	}
 	return nil
 }

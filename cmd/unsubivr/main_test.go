@@ -75,7 +75,7 @@ func TestBadInput(t *testing.T) {
 		{"BadFlag", []string{"simulate", "--nope"}, 2, "flag provided but not defined"},
 		{"UnreadableDB", []string{"simulate", "--db", "/proc/nope/x.db", "--caller", "13800138000", "--keys", "h"}, 1, "db: open /proc/nope/x.db"},
 		{"DBIsDirectory", []string{"db", "migrate", "--db", dir}, 1, "is a directory"},
-		{"BrokenFlow", []string{"flow", "check", broken}, 1, "flow check: 1 of 1 files have problems"},
+		{"BrokenFlow", []string{"flow", "check", broken}, 1, "flow check: 1 file(s) with problems"},
 		{"ServeNoCredentials", []string{"serve"}, 2, "ARI credentials missing"},
 	}
 	for _, tt := range tests {
