@@ -37,9 +37,6 @@ func LoadBundle(flowDir, promptDir string) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cat.Check(); err != nil {
-		return nil, err
-	}
 	srcs := []source{{file: builtinFile, data: builtinFlow}}
 	if flowDir != "" {
 		if srcs, err = readDir(flowDir); err != nil {
