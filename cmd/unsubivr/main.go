@@ -34,6 +34,8 @@ Usage:
   unsubivr prompts build [--out DIR] generate prompt audio (espeak-ng, sox)
   unsubivr calls list [--caller N] [--since 2h]   recent calls
   unsubivr calls show CALL_ID   a call's timeline and the records it made
+  unsubivr outbox list [--status parked]   events for the platforms and the SMS gateway
+  unsubivr outbox retry [--all-parked | ID...]   re-queue parked events
 
 Run "unsubivr COMMAND -h" for a command's flags.
 `
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, e env) error {
 		return runFlow(ctx, rest, e)
 	case "db":
 		return runDB(ctx, rest, e)
+	case "outbox":
+		return runOutbox(ctx, rest, e)
 	case "prompts":
 		return runPrompts(ctx, rest, e)
 	case "calls":

@@ -19,9 +19,11 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/unsubivr/unsubivr"
+	"github.com/unsubivr/unsubivr/api"
 	"github.com/unsubivr/unsubivr/flows"
 	"github.com/unsubivr/unsubivr/ivr"
 	"github.com/unsubivr/unsubivr/metrics"
+	"github.com/unsubivr/unsubivr/outbox"
 )
 
 // serveCmd runs the ARI application with its HTTP side (/healthz, /metrics).
@@ -32,6 +34,9 @@ type serveCmd struct {
 	lang     string
 	listen   string
 	logLevel string
+	api      api.Config
+	outbox   outbox.Config
+	secret   string
 }
 
 func (c *serveCmd) flags(fs *flag.FlagSet, e env) {
@@ -49,6 +54,11 @@ func (c *serveCmd) flags(fs *flag.FlagSet, e env) {
 	fs.DurationVar(&c.ari.ShutdownGrace, "grace", envDuration(e, "UNSUB_SHUTDOWN_GRACE", c.ari.ShutdownGrace), "on SIGTERM, how long active calls may go on (env UNSUB_SHUTDOWN_GRACE)")
 	fs.StringVar(&c.lang, "lang", envOr(e, "UNSUB_LANG", string(unsubivr.ZhCN)), "default prompt language (env UNSUB_LANG)")
 	fs.StringVar(&c.listen, "http", envOr(e, "UNSUB_HTTP", "127.0.0.1:8090"), "listen address for /healthz and /metrics (env UNSUB_HTTP; empty to disable)")
+	fs.StringVar(&c.outbox.ProvisioningURL, "provisioning-url", envOr(e, "UNSUB_PROVISIONING_URL", ""), "webhook receiving unsubscribe events (env UNSUB_PROVISIONING_URL; set with --sms-url, or neither: events wait)")
+	fs.StringVar(&c.outbox.SMSURL, "sms-url", envOr(e, "UNSUB_SMS_URL", ""), "SMS gateway receiving confirmation SMS (env UNSUB_SMS_URL)")
+	fs.StringVar(&c.secret, "outbox-secret", envOr(e, "UNSUB_OUTBOX_SECRET", ""), "HMAC-SHA256 key signing webhook requests, 16+ bytes (env UNSUB_OUTBOX_SECRET; prefer the environment)")
+	fs.StringVar(&c.api.Token, "api-token", envOr(e, "UNSUB_API_TOKEN", ""), "bearer token of the HTTP API and SMS webhook under /v1/ (env UNSUB_API_TOKEN; prefer the environment)")
+	fs.BoolVar(&c.api.Disabled, "api-disabled", envBool(e, "UNSUB_API_DISABLED"), "run without the HTTP API and SMS webhook (env UNSUB_API_DISABLED)")
 	fs.StringVar(&c.logLevel, "log-level", envOr(e, "UNSUB_LOG_LEVEL", "info"), "debug, info, warn or error (env UNSUB_LOG_LEVEL)")
 }
 
@@ -69,6 +79,13 @@ func (c *serveCmd) validate() error {
 	}
 	if !unsubivr.Language(c.lang).Valid() {
 		return usagef("serve: --lang %q: want one of %v", c.lang, unsubivr.Languages)
+	}
+	c.outbox.Secret = []byte(c.secret)
+	if err := c.outbox.Validate(); err != nil {
+		return usagef("serve: %v (--provisioning-url, --sms-url, --outbox-secret)", err)
+	}
+	if err := c.api.Validate(); err != nil {
+		return usagef("serve: %v", err)
 	}
 	if _, err := logrus.ParseLevel(c.logLevel); err != nil {
 		return usagef("serve: --log-level %q: want debug, info, warn or error", c.logLevel)
@@ -111,8 +128,17 @@ func (c *serveCmd) Run(ctx context.Context, args []string, e env) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	store := metrics.NewStore(d, reg)
+	disp := outbox.New(d, c.outbox, log, reg)
+	dctx, dcancel := context.WithCancel(context.Background()) // outlives ctx: delivers what calls finishing in the grace period cancel
+	dispDone := make(chan error, 1)
+	go func() { dispDone <- disp.Run(dctx) }()
+	defer func() { dcancel(); <-dispDone }() // runs before the deferred d.Close above
+	store := outbox.Notifying(metrics.NewStore(d, reg), disp)
 	engine := &flows.Engine{Store: store, Log: log}
+	apiHandler, err := api.New(c.api, api.Join(store, d), log)
+	if err != nil {
+		return usagef("serve: %v", err)
+	}
 	srv := &ivr.Server{
 		Config:  c.ari,
 		Log:     log,
@@ -146,7 +172,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string, e env) error {
 		if err != nil {
 			return fmt.Errorf("serve: --http %s: %w", c.listen, err)
 		}
-		hs := &http.Server{Handler: c.mux(srv, d, reg, flowsrc), ReadHeaderTimeout: 5 * time.Second}
+		hs := &http.Server{Handler: c.mux(srv, d, reg, flowsrc, apiHandler), ReadHeaderTimeout: 5 * time.Second}
 		go hs.Serve(ln)
 		defer hs.Close()
 		log.WithField("addr", ln.Addr().String()).Info("HTTP listening: /healthz /metrics")
@@ -158,8 +184,9 @@ func (c *serveCmd) Run(ctx context.Context, args []string, e env) error {
 // pinger is what /healthz asks of the database.
 type pinger interface{ Ping(context.Context) error }
 
-func (c *serveCmd) mux(srv *ivr.Server, d any, reg *prometheus.Registry, fl *flows.Reloader) http.Handler {
+func (c *serveCmd) mux(srv *ivr.Server, d any, reg *prometheus.Registry, fl *flows.Reloader, apiHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/v1/", apiHandler) // the HTTP API and SMS webhook (docs/api.md)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -2,8 +2,10 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -173,6 +175,12 @@ func TestCancelOne(t *testing.T) {
 			l := callLog(t, n)
 			if l.Outcome != "cancelled" || l.CallID != r.CallID {
 				t.Errorf("call log %s outcome %q, record call %s", l.CallID, l.Outcome, r.CallID)
+			}
+			// the platform and the SMS gateway are told, signed, in order
+			evs := h.platform.wait(t, n, 2)
+			if evs[0].Kind != "unsubscribe" || evs[1].Kind != "sms" || !strings.Contains(string(evs[0].Payload), `"CRBT"`) ||
+				!strings.Contains(string(evs[1].Payload), r.Code) {
+				t.Errorf("delivered events %+v: want the unsubscribe of CRBT, then the SMS with code %s", evs, r.Code)
 			}
 		})
 	}
@@ -350,5 +358,52 @@ func TestConcurrentCallers(t *testing.T) {
 	}
 	if got != callers || failed != 0 {
 		t.Errorf("%d callers: %d records, %d failed calls; want %d records, 0 failed", callers, got, failed, callers)
+	}
+}
+
+// post sends a JSON request to the running service's API.
+func post(t *testing.T, path, body string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+h.httpAddr+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST %s: %d %v %v", path, resp.StatusCode, out, err)
+	}
+	return out
+}
+
+// An SMS cancel is the truth for the hotline too: the next call no longer
+// offers the service, so key 1 is now the other one.
+func TestSMSThenCall(t *testing.T) {
+	t.Parallel()
+	n := newSubscriber(t, "CRBT", "VRBT")
+	out := post(t, "/v1/sms/inbound", `{"from":"`+n+`","text":"ｔｄ　ｃｌ"}`)
+	if out["action"] != "cancelled" {
+		t.Fatalf("SMS reply %v", out)
+	}
+	place(t, sipcall.Call{Exten: "10086", From: n, Steps: []sipcall.Step{
+		welcome(t), sipcall.Press("1"),
+		sipcall.Wait(react), sipcall.Press("1"),
+		sipcall.Wait(say(t, "cancel-success") + time.Second), sipcall.Hangup(),
+	}})
+	rs := records(t, n)
+	if len(rs) != 2 {
+		t.Fatalf("records %+v, want the SMS one and the call's", rs)
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Channel > rs[j].Channel }) // sms, ivr
+	if rs[0].Channel != unsubivr.ChannelSMS || rs[0].Services[0] != "CRBT" || rs[1].Channel != unsubivr.ChannelIVR || rs[1].Services[0] != "VRBT" {
+		t.Errorf("records %+v: want CRBT by SMS, then VRBT by phone", rs)
+	}
+	// and the API answers with the SMS's code for CRBT
+	out = post(t, "/v1/subscribers/"+n+"/services/CRBT/cancel", `{}`)
+	if out["outcome"] != "already_cancelled" || out["code"] != rs[0].Code {
+		t.Errorf("API cancel of CRBT: %v, want already_cancelled with code %s", out, rs[0].Code)
 	}
 }

@@ -37,6 +37,7 @@ var h struct {
 	sounds    string
 	catalog   *prompts.Catalog
 	astOffset int64 // size of the Asterisk log when the tests began
+	platform  *platform
 }
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -113,8 +114,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer logf.Close()
-	serve := exec.Command(bin, "serve", "--db", h.dbPath, "--http", h.httpAddr, "--grace", "5s", "--log-level", "debug")
+	h.platform = startPlatform()
+	defer h.platform.srv.Close()
+	serve := exec.Command(bin, "serve", "--db", h.dbPath, "--http", h.httpAddr, "--grace", "5s", "--log-level", "debug",
+		"--provisioning-url", h.platform.srv.URL+"/provisioning", "--sms-url", h.platform.srv.URL+"/sms")
 	serve.Env = append(os.Environ(), astEnv...)
+	serve.Env = append(serve.Env, "UNSUB_API_TOKEN="+apiToken, "UNSUB_OUTBOX_SECRET="+string(platformSecret))
 	serve.Stdout, serve.Stderr = logf, logf
 	if err := serve.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "integration: serve:", err)
