@@ -76,6 +76,8 @@ type DB interface {
 	ClaimKey(ctx context.Context, key, requestHash string) (db.KeyClaim, error)
 	SaveResponse(ctx context.Context, key, token string, status int, body []byte) error
 	ReleaseKey(ctx context.Context, key, token string) error
+	CallLogs(ctx context.Context, f db.CallLogFilter) ([]unsubivr.CallLog, error)
+	CallLog(ctx context.Context, id string) (*unsubivr.CallLog, error)
 }
 
 // Store is everything the API uses. *db.DB implements it; so does Join.
@@ -132,6 +134,8 @@ func New(cfg Config, store Store, log logrus.FieldLogger) (http.Handler, error) 
 	mux.HandleFunc("POST /v1/subscribers/{number}/cancel-all", s.cancelAll)
 	mux.HandleFunc("GET /v1/records/{code}", s.getRecord)
 	mux.HandleFunc("POST /v1/sms/inbound", s.smsInbound)
+	mux.HandleFunc("GET /v1/calls", s.listCalls)
+	mux.HandleFunc("GET /v1/calls/{id}", s.getCall)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, unsubivr.Errorf(unsubivr.ENOTFOUND, "no such endpoint"))
 	})
