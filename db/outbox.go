@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -155,28 +154,9 @@ func (d *DB) Outbox(ctx context.Context, status string) ([]OutboxEvent, error) {
 	default:
 		return nil, errInvalid("unknown outbox status %q", status)
 	}
-	rows, err := d.read.QueryxContext(ctx, query+` ORDER BY id`, args...)
+	events, err := findEvents(ctx, d.read, query+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, internal("outbox", err)
-	}
-	defer rows.Close()
-	events := []OutboxEvent{}
-	for rows.Next() {
-		var (
-			e        OutboxEvent
-			payload  string
-			next, at nullTime
-		)
-		if err := rows.Scan(&e.ID, &e.Number, &e.Kind, &payload, &e.IdempotencyKey, &e.Status, &e.Attempts,
-			&next, &e.LastError, &at); err != nil {
-			return nil, internal("outbox", err)
-		}
-		e.Payload = json.RawMessage(payload)
-		e.NextAttemptAt, e.CreatedAt = next.Time, at.Time
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("outbox", fmt.Errorf("scan: %w", err))
 	}
 	return events, nil
 }
