@@ -63,6 +63,10 @@ type Engine struct {
 	Store unsubivr.Store
 	Log   logrus.FieldLogger // defaults to a discard logger
 	Now   func() time.Time   // defaults to time.Now
+	// Language is what a call starts in when neither Start nor the
+	// subscriber's stored preference says otherwise; "" for the flow's
+	// first language. Unlike Start.Language it is not a choice to remember.
+	Language unsubivr.Language
 }
 
 // Run takes call through flow st.Flow of b from st's entry until the call
@@ -81,13 +85,16 @@ func (e *Engine) Run(ctx context.Context, b *Bundle, call Call, st Start) (*unsu
 			return nil, fmt.Errorf("flows: flow %s has no entry %q", f.Name, st.Entry)
 		}
 	}
-	lang := string(st.Language)
+	lang, chosen := string(st.Language), true
 	if lang == "" || !inList(f.Languages, lang) {
-		lang = f.Languages[0]
+		lang, chosen = string(e.Language), false
+		if !inList(f.Languages, lang) {
+			lang = f.Languages[0]
+		}
 	}
 	s := &session{
 		e: e, f: f, cat: b.Catalog, call: call, start: st,
-		lang: lang, langChosen: st.Language != "",
+		lang: lang, langChosen: chosen,
 		number: st.Number,
 		log: e.logger().WithFields(logrus.Fields{
 			"call_id": call.ID(), "caller": unsubivr.MaskNumber(call.Caller()),
@@ -280,7 +287,8 @@ func (s *session) play(ctx context.Context, n *Node, ids []string) error {
 		return err
 	}
 	if in.Digits != "" {
-		s.event("key", n.ID, in.Digits)
+		// it may begin the answer to the next question, a password even
+		s.event("key", n.ID, strings.Repeat("*", len(in.Digits)))
 		s.pending += in.Digits
 	}
 	return nil
@@ -351,7 +359,7 @@ func (s *session) ask(ctx context.Context, n *Node, build func() ([]Clip, []stri
 		prefix = nil
 		switch in.Status {
 		case Matched:
-			s.event("key", n.ID, in.Digits)
+			s.event("key", n.ID, redact(n, in.Digits))
 			return in.Digits, ids, "", true, nil
 		case NoInput:
 			s.event("timeout", n.ID, fmt.Sprintf("attempt %d", attempt))
@@ -362,7 +370,7 @@ func (s *session) ask(ctx context.Context, n *Node, build func() ([]Clip, []stri
 				prefix = []string{*n.NoInputPrompt}
 			}
 		default:
-			s.event("invalid", n.ID, in.Digits)
+			s.event("invalid", n.ID, redact(n, in.Digits))
 			if *n.InvalidPrompt != "" {
 				prefix = []string{*n.InvalidPrompt}
 			}
@@ -407,6 +415,18 @@ func (s *session) gather(ctx context.Context, n *Node, clips []Clip, ids []strin
 		in.Status = Matched
 	}
 	return in, err
+}
+
+// redact keeps what a collect node collected out of traces and logs: a
+// password shows as stars, a number masked to its last four digits.
+func redact(n *Node, digits string) string {
+	if n.Kind != KindCollect {
+		return digits
+	}
+	if n.Var == "number" {
+		return unsubivr.MaskNumber(StripTerminator(digits, n.Terminator))
+	}
+	return strings.Repeat("*", len(digits))
 }
 
 // menuItem is one key of a menu as offered on this call.
@@ -649,6 +669,11 @@ func (s *session) do(ctx context.Context, n *Node) (string, error) {
 		return "none", nil
 
 	case ActionUnsubscribe, ActionUnsubscribeAll:
+		if s.consent.Key == "" {
+			// only a confirm node's yes key leads here; a flow that skips it
+			// must not cancel on a menu key
+			return "", errors.New("unsubscribe without an explicit confirmation: the flow must pass a confirm node first")
+		}
 		// The caller has confirmed: finish the write even if they hang up now.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 		defer cancel()
@@ -712,10 +737,10 @@ func (s *session) transfer(ctx context.Context, n *Node) error {
 		vars[VarService] = s.selected.Service.Code
 	}
 	s.event("transfer", n.ID, n.Destination)
-	s.outcome(OutcomeTransferred)
 	if err := s.call.Transfer(ctx, Transfer{Destination: n.Destination, Vars: vars}); err != nil {
 		return err
 	}
+	s.outcome(OutcomeTransferred)
 	return errEnd
 }
 

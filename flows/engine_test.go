@@ -399,3 +399,77 @@ func TestSecondCancelInOneCall(t *testing.T) {
 		t.Errorf("the second code should be read:\n%s", all)
 	}
 }
+
+func TestSecretsStayOutOfTraces(t *testing.T) {
+	b := mustBundle(t)
+	_, log := runCase(t, b, flowstest.Demo(), flowstest.Case{Name: "s", Caller: "anonymous", Keys: "t 13900139000# 654321# 1 1 h"})
+	var keys []string
+	for _, ev := range log.Trace {
+		if ev.Kind == "key" || ev.Kind == "invalid" {
+			keys = append(keys, ev.Node+"="+ev.Detail)
+		}
+		if strings.Contains(ev.Detail, "654321") || strings.Contains(ev.Detail, "13900139000") {
+			t.Errorf("trace event %+v holds a password or a full number", ev)
+		}
+	}
+	if !containsStr(keys, "ask_password=*******") || !containsStr(keys, "ask_number=*******9000") {
+		t.Errorf("keys %v: want the password as stars and the number masked", keys)
+	}
+}
+
+func TestDefaultLanguageIsNotAChoice(t *testing.T) {
+	b := mustBundle(t)
+	store := flowstest.Demo()
+	store.Subscribers["13900139000"].Language = unsubivr.EnUS
+	keys, _ := flowstest.ParseScript("t h")
+	call := &flowstest.Call{CallID: "d", CallerID: "13900139000", Keys: keys}
+	if _, err := (&flows.Engine{Store: store, Language: unsubivr.ZhCN}).Run(context.Background(), b, call, flows.Start{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.Subscribers["13900139000"].Language; got != unsubivr.EnUS {
+		t.Errorf("stored language became %s: the service default must not overwrite a subscriber's choice", got)
+	}
+	if !strings.Contains(call.Texts()[1], "These are your active value-added services.") {
+		t.Errorf("the menu should follow the subscriber's preference: %q", call.Texts()[1])
+	}
+}
+
+func TestNoCancelWithoutConfirm(t *testing.T) {
+	// a flow that goes from the menu straight to the cancel
+	f, err := flows.Parse("skip.yaml", []byte(`name: skip
+start: list
+languages: [zh-CN]
+nodes:
+  list:
+    type: action
+    action: list_services
+    outcomes: {some: pick, none: bye}
+  pick:
+    type: menu
+    prompts: [services-intro]
+    subscriptions: {item_prompt: service-item, next: cancel}
+  cancel:
+    type: action
+    action: unsubscribe
+    outcomes: {done: bye, already: bye, failed: bye}
+  bye:
+    type: hangup
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := mustBundle(t)
+	skip := &flows.Bundle{Flows: map[string]*flows.Flow{"skip": f}, Catalog: b.Catalog, Version: "skip"}
+	store := flowstest.Demo()
+	call := &flowstest.Call{CallID: "x", CallerID: "13800138000", Keys: []string{"1", "h"}}
+	log, err := (&flows.Engine{Store: store}).Run(context.Background(), skip, call, flows.Start{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(store.Records) != 0 {
+		t.Errorf("cancelled without confirmation: %+v", store.Records)
+	}
+	if log.Trace[len(log.Trace)-1].Kind != "error" || !call.HungUp {
+		t.Errorf("want an error event and a hang-up, got %+v", log.Trace[len(log.Trace)-1])
+	}
+}

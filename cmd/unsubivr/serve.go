@@ -134,7 +134,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string, e env) error {
 	go func() { dispDone <- disp.Run(dctx) }()
 	defer func() { dcancel(); <-dispDone }() // runs before the deferred d.Close above
 	store := outbox.Notifying(metrics.NewStore(d, reg), disp)
-	engine := &flows.Engine{Store: store, Log: log}
+	engine := &flows.Engine{Store: store, Log: log, Language: unsubivr.Language(c.lang)}
 	apiHandler, err := api.New(c.api, api.Join(store, d), log)
 	if err != nil {
 		return usagef("serve: %v", err)
@@ -144,9 +144,6 @@ func (c *serveCmd) Run(ctx context.Context, args []string, e env) error {
 		Log:     log,
 		Metrics: ivr.NewMetrics(reg),
 		Handler: func(ctx context.Context, call flows.Call, st flows.Start) string {
-			if st.Language == "" {
-				st.Language = unsubivr.Language(c.lang)
-			}
 			clog, err := engine.Run(ctx, flowsrc.Current(), call, st)
 			if err != nil {
 				log.WithError(err).WithField("call_id", call.ID()).Error("call could not start")
@@ -174,7 +171,11 @@ func (c *serveCmd) Run(ctx context.Context, args []string, e env) error {
 		}
 		hs := &http.Server{Handler: c.mux(srv, d, reg, flowsrc, apiHandler), ReadHeaderTimeout: 5 * time.Second}
 		go hs.Serve(ln)
-		defer hs.Close()
+		defer func() { // let API requests in flight finish before the database closes
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			hs.Shutdown(sctx)
+		}()
 		log.WithField("addr", ln.Addr().String()).Info("HTTP listening: /healthz /metrics")
 	}
 	log.WithFields(logrus.Fields{"app": c.ari.App, "ari": c.ari.URL, "db": c.store.path, "flow_version": flowsrc.Current().Version}).Info("unsubivr serving")
