@@ -22,7 +22,7 @@ func BenchmarkMenuStep(b *testing.B) {
 	}
 	keys = append(keys, "h")
 	call := &flowstest.Call{CallID: "bench", CallerID: "13800138000", Keys: keys}
-	e := &flows.Engine{Store: flowstest.Demo()}
+	e := &flows.Engine{Store: flowstest.Demo(), MaxRepeats: b.N + 1}
 	b.ReportAllocs()
 	b.ResetTimer()
 	log, err := e.Run(context.Background(), bundle, call, flows.Start{})

@@ -67,6 +67,9 @@ type Engine struct {
 	// subscriber's stored preference says otherwise; "" for the flow's
 	// first language. Unlike Start.Language it is not a choice to remember.
 	Language unsubivr.Language
+	// MaxRepeats is how often a caller may replay one menu in a row ("*");
+	// the next replay counts as running out of attempts. Default 10.
+	MaxRepeats int
 }
 
 // Run takes call through flow st.Flow of b from st's entry until the call
@@ -436,7 +439,11 @@ type menuItem struct {
 }
 
 func (s *session) menu(ctx context.Context, n *Node) (string, error) {
-	for {
+	maxRepeats := s.e.MaxRepeats
+	if maxRepeats <= 0 {
+		maxRepeats = 10
+	}
+	for repeats := 0; ; repeats++ {
 		items := map[string]menuItem{}
 		var keys []string
 		for k, o := range n.Keys {
@@ -495,8 +502,11 @@ func (s *session) menu(ctx context.Context, n *Node) (string, error) {
 		case it.sub != nil:
 			s.selected, s.all = it.sub, false
 			return n.Subscriptions.Next, nil
-		case it.opt.Repeat:
+		case it.opt.Repeat && repeats < maxRepeats:
 			continue
+		case it.opt.Repeat:
+			s.event("exhausted", n.ID, fmt.Sprintf("%d replays", repeats))
+			return n.OnExhausted, nil
 		case it.opt.Language != "":
 			s.setLanguage(ctx, it.opt.Language)
 		}

@@ -473,3 +473,12 @@ nodes:
 		t.Errorf("want an error event and a hang-up, got %+v", log.Trace[len(log.Trace)-1])
 	}
 }
+
+func TestRepeatsAreBounded(t *testing.T) {
+	b := mustBundle(t)
+	keys := "t" + strings.Repeat(" *", 11)
+	call, log := runCase(t, b, flowstest.Demo(), flowstest.Case{Name: "rep", Caller: "13800138000", Keys: keys})
+	if call.Transferred == nil || log.Outcome != flows.OutcomeTransferred {
+		t.Errorf("after 10 free replays the 11th should end as exhausted attempts (agent): outcome %s", log.Outcome)
+	}
+}
