@@ -52,11 +52,9 @@ func LoadBundle(flowDir, promptDir string) (*Bundle, error) {
 		h.Write(s.data)
 		f, err := Parse(s.file, s.data)
 		if err != nil {
-			var e Errors
-			if !errors.As(err, &e) {
+			if err := errs.add(err); err != nil {
 				return nil, err
 			}
-			errs = append(errs, e...)
 			continue
 		}
 		if prev, dup := b.Flows[f.Name]; dup {
@@ -65,11 +63,9 @@ func LoadBundle(flowDir, promptDir string) (*Bundle, error) {
 			continue
 		}
 		if err := Check(f, cat); err != nil {
-			var e Errors
-			if !errors.As(err, &e) {
+			if err := errs.add(err); err != nil {
 				return nil, err
 			}
-			errs = append(errs, e...)
 			continue
 		}
 		b.Flows[f.Name] = f

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -778,4 +779,15 @@ func sortedOptions(keys map[string]*Option) []string {
 		return li < lj
 	})
 	return out
+}
+
+// add appends the problems of err to es. An error that is not Errors (an
+// unreadable file, say) is returned: it ends the loading.
+func (es *Errors) add(err error) error {
+	var e Errors
+	if !errors.As(err, &e) {
+		return err
+	}
+	*es = append(*es, e...)
+	return nil
 }

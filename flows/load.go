@@ -97,11 +97,9 @@ func parseAll(srcs []source) ([]*Flow, error) {
 	for _, s := range srcs {
 		f, err := Parse(s.file, s.data)
 		if err != nil {
-			var e Errors
-			if !errors.As(err, &e) {
+			if err := errs.add(err); err != nil {
 				return nil, err
 			}
-			errs = append(errs, e...)
 			continue
 		}
 		out = append(out, f)
